@@ -76,9 +76,11 @@ def readme_block(notebooks: list[Path], url: str | None = None) -> str:
         "| Notebook | Colab | Binder |",
         "|---|---|---|",
     ]
+    badge = "https://colab.research.google.com/assets/colab-badge.svg"
     for nb in notebooks:
-        rel = nb.relative_to(ROOT).as_posix()
-        colab = f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(rel, url)})"  # noqa: E501
+        # Learners open their own copy (exercises blank) in the cloud.
+        rel = f"notebooks/student/{nb.name}"
+        colab = f"[![Open in Colab]({badge})]({colab_url(rel, url)})"
         lines.append(f"| `{nb.name}` | {colab} | [launch]({binder_url(rel, url)}) |")
     lines.append(README_END)
     return "\n".join(lines)

@@ -60,7 +60,9 @@ def main(argv: list[str]) -> int:
     if command == "lab":
         install("test,lab")
         run(PY, "-m", "course_utils.exercises", "--write")
-        run(BIN / "jupyter", "lab", "notebooks", *rest)
+        is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+        as_root = ["--allow-root"] if is_root else []  # Jupyter refuses root otherwise
+        run(BIN / "jupyter", "lab", "notebooks", *as_root, *rest)
     elif command == "test":
         install("test")
         run(PY, "-m", "ruff", "check", ".")
