@@ -86,6 +86,8 @@ def attention_heatmap(
             ax.axis("off")
             continue
         image = _draw(ax, heads[h], query_labels, key_labels, titles[h], annotate, vmax)
+        if h % ncols:  # the query axis is labelled once per row of panels
+            ax.set_ylabel("")
     fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="weight")
     return fig
 
