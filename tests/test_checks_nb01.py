@@ -23,7 +23,7 @@ def fails_with(check, fn, outcome, match):
 
 def passes(check, fn, capsys):
     with strict_checks():
-        assert check(fn) is True
+        check(fn)  # raises CheckFailed unless it passes
     out = capsys.readouterr().out
     assert out.startswith("PASSED") and out.count("\n") == 1
 

@@ -108,17 +108,20 @@ def run_check(
     hints: Sequence[Hint] = (),
     rtol: float = 1e-6,
     atol: float = 1e-8,
-) -> bool:
-    """Run `fn` on every case; print one line; in strict mode raise on failure."""
+) -> None:
+    """Run `fn` on every case; print one line; in strict mode raise on failure.
+
+    Returns nothing, so that a check cell shows only its line. Code that needs
+    the verdict runs the check inside `strict_checks()`.
+    """
     message, outcome = _evaluate(fn, cases, hints, rtol, atol)
     if outcome == "passed":
         print(f"PASSED {title}: all {len(cases)} cases agree.")
-        return True
+        return
     line = f"NOT YET {title}: {message}"
     print(line)
     if is_strict():
         raise CheckFailed(line, outcome)
-    return False
 
 
 def _evaluate(fn, cases, hints, rtol, atol) -> tuple[str, str]:

@@ -45,9 +45,9 @@ def _hint_axis(got, expected, case):
     return None
 
 
-def check_softmax(fn) -> bool:
+def check_softmax(fn) -> None:
     """Check a softmax over the last axis: fn(x) -> array of x's shape."""
-    return run_check(
+    run_check(
         "softmax", fn, _softmax_cases(), hints=[_hint_overflow, _hint_axis]
     )
 
@@ -175,12 +175,12 @@ def _hint_context(got, expected, case):
     return None
 
 
-def check_context_vector(fn) -> bool:
+def check_context_vector(fn) -> None:
     """Check one query's context: fn(query (D,), keys (T, D), values (T, Dv)) -> (Dv,).
 
     The answer is softmax(keys @ query / sqrt(D)) @ values (notebook 01).
     """
-    return run_check(
+    run_check(
         "context vector of one query", fn, _context_cases(), hints=[_hint_context]
     )
 
@@ -252,12 +252,12 @@ def _hint_attention(got, expected, case):
     return None
 
 
-def check_attention(fn) -> bool:
+def check_attention(fn) -> None:
     """Check attention as matrices: fn(Q (Tq, D), K (Tk, D), V (Tk, Dv)) -> pair.
 
     The pair is (context (Tq, Dv), weights (Tq, Tk)) with weights =
     softmax(Q K^T / sqrt(D)) over the keys and context = weights V (notebook 01).
     """
-    return run_check(
+    run_check(
         "attention as matrices", fn, _attention_cases(), hints=[_hint_attention]
     )

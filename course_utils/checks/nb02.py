@@ -46,9 +46,9 @@ def _hint_projection_order(got, expected, case):
     return None
 
 
-def check_projections(fn) -> bool:
+def check_projections(fn) -> None:
     """Check fn(x, W_q, W_k, W_v) -> (q, k, v) = (x W_q, x W_k, x W_v)."""
-    return run_check(
+    run_check(
         "projections", fn, _projection_cases(), hints=[_hint_projection_order]
     )
 
@@ -89,9 +89,9 @@ def _hint_scale(got, expected, case):
     return None
 
 
-def check_scaled_scores(fn) -> bool:
+def check_scaled_scores(fn) -> None:
     """Check fn(q, k) -> scores = q k^T / sqrt(D), shape (..., Tq, Tk)."""
-    return run_check("scaled scores", fn, _scores_cases(), hints=[_hint_scale])
+    run_check("scaled scores", fn, _scores_cases(), hints=[_hint_scale])
 
 
 def _softmax_backward_cases() -> list[Case]:
@@ -133,9 +133,9 @@ def _hint_softmax_backward(got, expected, case):
     return None
 
 
-def check_softmax_backward(fn) -> bool:
+def check_softmax_backward(fn) -> None:
     """Check fn(weights, grad_weights) -> grad_scores through a row-wise softmax."""
-    return run_check(
+    run_check(
         "softmax backward", fn, _softmax_backward_cases(),
         hints=[_hint_softmax_backward],
     )

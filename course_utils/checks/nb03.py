@@ -67,9 +67,9 @@ def _hint_torch_attention(got, expected, case):
     return None
 
 
-def check_torch_attention(fn) -> bool:
+def check_torch_attention(fn) -> None:
     """Check fn(q, k, v, mask) -> (context, weights) on torch tensors, True = attend."""
-    return run_check(
+    run_check(
         "attention in torch", fn, _attention_cases(), hints=[_hint_torch_attention],
         rtol=1e-6, atol=1e-9,
     )
@@ -103,9 +103,9 @@ def _hint_gradients(got, expected, case):
     return None
 
 
-def check_autograd_gradients(fn) -> bool:
+def check_autograd_gradients(fn) -> None:
     """Check fn(q, k, v, grad_context) -> (grad_q, grad_k, grad_v) by autograd."""
-    return run_check(
+    run_check(
         "autograd gradients", fn, _gradient_cases(), hints=[_hint_gradients],
         rtol=1e-6, atol=1e-9,
     )
@@ -140,9 +140,9 @@ def _hint_fused(got, expected, case):
     return None
 
 
-def check_fused_attention(fn) -> bool:
+def check_fused_attention(fn) -> None:
     """Check fn(q, k, v, mask) -> context from F.scaled_dot_product_attention."""
-    return run_check(
+    run_check(
         "fused attention", fn, _fused_cases(), hints=[_hint_fused],
         rtol=1e-6, atol=1e-9,
     )

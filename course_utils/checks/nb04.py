@@ -50,10 +50,10 @@ def _hint_causal(got, expected, case):
     return None
 
 
-def check_causal_mask(fn) -> bool:
+def check_causal_mask(fn) -> None:
     """Check fn(T) -> boolean (T, T) tensor, True where key <= query."""
     cases = [Case((T,), causal_mask(T).numpy(), f"T={T}") for T in (3, 6, 1)]
-    return run_check(
+    run_check(
         "causal mask", _boolean_result(fn), cases, hints=[_hint_causal]
     )
 
@@ -118,7 +118,7 @@ def _hint_padding(got, expected, case):
     return None
 
 
-def check_padding_mask(fn) -> bool:
+def check_padding_mask(fn) -> None:
     """Check fn(lengths, T) -> boolean mask that blocks padded keys.
 
     The mask must broadcast against scores (B, H, T, T); only the rows of real
@@ -131,7 +131,7 @@ def check_padding_mask(fn) -> bool:
         expected = padding_mask(lengths, T).expand(len(lengths), 1, T, T)
         expected = expected & _query_is_real(lengths, T)
         cases.append(Case((lengths, T), expected.numpy(), label))
-    return run_check(
+    run_check(
         "padding mask", _real_rows(_boolean_result(fn)), cases,
         hints=[_hint_padding],
     )
@@ -188,9 +188,9 @@ def _hint_masked_softmax(got, expected, case):
     return None
 
 
-def check_masked_softmax(fn) -> bool:
+def check_masked_softmax(fn) -> None:
     """Check fn(scores, mask) -> weights: softmax over allowed keys, zero rows."""
-    return run_check(
+    run_check(
         "masked softmax", fn, _masked_softmax_cases(),
         hints=[_hint_masked_softmax], rtol=1e-6, atol=1e-9,
     )

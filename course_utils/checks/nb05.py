@@ -56,24 +56,24 @@ def _hint_heads_layout(got, expected, case):
     return None
 
 
-def check_split_heads(fn) -> bool:
+def check_split_heads(fn) -> None:
     """Check fn(x (B, T, C), n_heads) -> (B, H, T, D)."""
     cases = []
     for i, (label, (B, T, C, H)) in enumerate(_SHAPES):
         x = _random((B, T, C), seed=10 + i)
         expected = _module(C, H).split_heads(x)
         cases.append(Case((x, H), expected.numpy(), label))
-    return run_check("split_heads", fn, cases, hints=[_hint_heads_layout])
+    run_check("split_heads", fn, cases, hints=[_hint_heads_layout])
 
 
-def check_merge_heads(fn) -> bool:
+def check_merge_heads(fn) -> None:
     """Check fn(x (B, H, T, D)) -> (B, T, C), the inverse of split_heads."""
     cases = []
     for i, (label, (B, T, C, H)) in enumerate(_SHAPES):
         x = _random((B, H, T, C // H), seed=20 + i)
         expected = _module(C, H).merge_heads(x)
         cases.append(Case((x,), expected.numpy(), label))
-    return run_check("merge_heads", fn, cases, hints=[_hint_heads_layout])
+    run_check("merge_heads", fn, cases, hints=[_hint_heads_layout])
 
 
 # --- parameter count ------------------------------------------------------------
@@ -102,13 +102,13 @@ def _hint_count(got, expected, case):
     return None
 
 
-def check_mha_parameter_count(fn) -> bool:
+def check_mha_parameter_count(fn) -> None:
     """Check fn(d_model, n_heads, bias) -> the number of parameters."""
     settings = [(8, 2, True), (64, 4, True), (64, 4, False), (12, 3, True),
                 (256, 8, False)]
     cases = [Case(args, np.asarray(_count(*args)), f"C={args[0]}, H={args[1]}, "
                   f"bias={args[2]}") for args in settings]
-    return run_check("parameter count", fn, cases, hints=[_hint_count], rtol=0.0,
+    run_check("parameter count", fn, cases, hints=[_hint_count], rtol=0.0,
                      atol=0.0)
 
 
@@ -163,6 +163,6 @@ def _hint_head(got, expected, case):
     return None
 
 
-def check_head_weights(fn) -> bool:
+def check_head_weights(fn) -> None:
     """Check fn(x, w_q, w_k, head, n_heads) -> that head's weights (B, T, T)."""
-    return run_check("one head's weights", fn, _head_cases(), hints=[_hint_head])
+    run_check("one head's weights", fn, _head_cases(), hints=[_hint_head])

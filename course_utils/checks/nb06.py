@@ -65,9 +65,9 @@ def _hint_sampling(got, expected, case):
     return None
 
 
-def check_sampling_probs(fn) -> bool:
+def check_sampling_probs(fn) -> None:
     """Check fn(logits (B, V), temperature, top_k) -> probabilities (B, V)."""
-    return run_check("sampling probabilities", fn, _sampling_cases(),
+    run_check("sampling probabilities", fn, _sampling_cases(),
                      hints=[_hint_sampling], rtol=1e-6, atol=1e-9)
 
 
@@ -121,9 +121,9 @@ def _hint_block(got, expected, case):
     return None
 
 
-def check_block_forward(fn) -> bool:
+def check_block_forward(fn) -> None:
     """Check fn(block, x (B, T, C)) -> (B, T, C), one pre-norm block by hand."""
-    return run_check("block forward", fn, _block_cases(), hints=[_hint_block],
+    run_check("block forward", fn, _block_cases(), hints=[_hint_block],
                      rtol=1e-6, atol=1e-9)
 
 
@@ -155,13 +155,13 @@ def _hint_gpt_count(got, expected, case):
     return None
 
 
-def check_gpt_parameter_count(fn) -> bool:
+def check_gpt_parameter_count(fn) -> None:
     """Check fn(vocab_size, block_size, n_layer, n_embd) -> parameter count."""
     settings = [(65, 64, 4, 128), (103, 64, 4, 128), (10, 8, 1, 16), (50, 32, 6, 48)]
     cases = [Case(args, np.asarray(_gpt_count(*args)),
                   f"V={args[0]}, T={args[1]}, layers={args[2]}, C={args[3]}")
              for args in settings]
-    return run_check("GPT parameter count", fn, cases, hints=[_hint_gpt_count],
+    run_check("GPT parameter count", fn, cases, hints=[_hint_gpt_count],
                      rtol=0.0, atol=0.0)
 
 
@@ -204,7 +204,7 @@ def _hint_score(got, expected, case):
     return None
 
 
-def check_previous_token_score(fn) -> bool:
+def check_previous_token_score(fn) -> None:
     """Check fn(weights (..., T, T)) -> (...) mean weight on the previous token."""
-    return run_check("previous-token score", fn, _score_cases(), hints=[_hint_score],
+    run_check("previous-token score", fn, _score_cases(), hints=[_hint_score],
                      rtol=1e-6, atol=1e-9)
