@@ -7,6 +7,7 @@ a stub that raises NotImplementedError (nbgrader's own stub), and clears all
 outputs. Instructors can run nbgrader on the same source files unchanged.
 
     python -m course_utils.exercises --write      # notebooks/student/*.ipynb
+                                                  # (never over copies that were run)
     python -m course_utils.exercises --check      # fail if those are stale
     python -m course_utils.exercises --execute [NOTEBOOK ...]   # store outputs
 """
@@ -78,18 +79,36 @@ def learner_version(nb):
     return nb
 
 
+def has_work(path: Path) -> bool:
+    """True if the notebook at `path` has been run (a learner may have worked in it)."""
+    nb = nbformat.read(path, as_version=4)
+    return any(
+        cell.cell_type == "code" and (cell.outputs or cell.execution_count)
+        for cell in nb.cells
+    )
+
+
 def write_learner_versions(
-    sources: Iterable[Path] | None = None, out_dir: Path = STUDENT
+    sources: Iterable[Path] | None = None, out_dir: Path = STUDENT, force: bool = False
 ) -> list[Path]:
-    """Write a learner copy of each source notebook into `out_dir`."""
+    """Write a learner copy of each source notebook into `out_dir`.
+
+    A fresh copy has no outputs. A copy that has outputs has been run, maybe
+    with a learner's answers in it, so it is not overwritten unless `force`.
+    """
+    sources = list(sources) if sources is not None else source_notebooks()
+    targets = [out_dir / path.name for path in sources]
+    worked = [t.name for t in targets if t.exists() and has_work(t)]
+    if worked and not force:
+        raise FileExistsError(
+            f"learner copies in {out_dir} have been run and may hold your answers: "
+            f"{', '.join(worked)}; move them elsewhere, or pass --force to overwrite"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in sources if sources is not None else source_notebooks():
+    for path, target in zip(sources, targets, strict=True):
         nb = nbformat.read(path, as_version=4)
-        target = out_dir / path.name
         nbformat.write(learner_version(nb), target)
-        written.append(target)
-    return written
+    return targets
 
 
 def stale_learner_versions(out_dir: Path = STUDENT) -> list[str]:
@@ -126,10 +145,17 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--check", action="store_true", help="fail if copies are stale")
     group.add_argument("--execute", nargs="*", metavar="NOTEBOOK",
                        help="execute notebooks in place (default: all sources)")
+    parser.add_argument("--force", action="store_true",
+                        help="with --write: overwrite learner copies that were run")
     args = parser.parse_args(argv)
 
     if args.write:
-        for path in write_learner_versions():
+        try:
+            written = write_learner_versions(force=args.force)
+        except FileExistsError as err:
+            print(err)
+            return 1
+        for path in written:
             print(f"wrote {path.relative_to(ROOT)}")
     elif args.check:
         stale = stale_learner_versions()

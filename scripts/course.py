@@ -58,8 +58,9 @@ def main(argv: list[str]) -> int:
     rest = argv[1:]
     os.environ.setdefault("PYTHONHASHSEED", "0")
     if command == "lab":
+        # notebooks/student/ is committed and holds the learner's own work:
+        # never regenerate it here.
         install("test,lab")
-        run(PY, "-m", "course_utils.exercises", "--write")
         is_root = hasattr(os, "geteuid") and os.geteuid() == 0
         as_root = ["--allow-root"] if is_root else []  # Jupyter refuses root otherwise
         run(BIN / "jupyter", "lab", "notebooks", *as_root, *rest)

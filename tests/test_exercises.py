@@ -130,3 +130,23 @@ def test_several_blocks_in_one_cell_are_all_stubbed():
 def test_missing_or_unbalanced_markers_are_errors(source):
     with pytest.raises(ValueError, match="SOLUTION"):
         exercises.stub_solution(source)
+
+
+def test_learner_work_is_never_overwritten_without_force(tmp_path):
+    source = tmp_path / "01_demo.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(nb, source)
+    out = tmp_path / "student"
+    [copy] = exercises.write_learner_versions([source], out)
+    exercises.write_learner_versions([source], out)  # an untouched copy: fine
+
+    worked = nbformat.read(copy, as_version=4)
+    worked.cells[0].source = "x = 2  # my answer"
+    worked.cells[0].execution_count = 1
+    nbformat.write(worked, copy)
+    with pytest.raises(FileExistsError, match="01_demo.ipynb.*--force"):
+        exercises.write_learner_versions([source], out)
+    assert "my answer" in copy.read_text()
+    exercises.write_learner_versions([source], out, force=True)
+    assert "my answer" not in copy.read_text()
