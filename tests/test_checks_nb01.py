@@ -5,32 +5,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from check_helpers import fails_with, not_attempted, passes
 
 from course_utils.checks import (
-    CheckFailed,
     check_attention,
     check_context_vector,
     check_softmax,
-    strict_checks,
 )
-
-
-def fails_with(check, fn, outcome, match):
-    with strict_checks(), pytest.raises(CheckFailed, match=match) as failed:
-        check(fn)
-    assert failed.value.outcome == outcome
-
-
-def passes(check, fn, capsys):
-    with strict_checks():
-        check(fn)  # raises CheckFailed unless it passes
-    out = capsys.readouterr().out
-    assert out.startswith("PASSED") and out.count("\n") == 1
-
-
-def not_attempted(*args):
-    raise NotImplementedError()
-
 
 # Softmax --------------------------------------------------------------------
 

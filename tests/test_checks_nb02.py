@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from check_helpers import fails_with, not_attempted, passes
 
 from course_utils.checks import (
     CheckFailed,
@@ -12,23 +13,6 @@ from course_utils.checks import (
     check_softmax_backward,
     strict_checks,
 )
-
-
-def fails_with(check, fn, outcome, match):
-    with strict_checks(), pytest.raises(CheckFailed, match=match) as failed:
-        check(fn)
-    assert failed.value.outcome == outcome
-
-
-def passes(check, fn, capsys):
-    with strict_checks():
-        check(fn)  # raises CheckFailed unless it passes
-    out = capsys.readouterr().out
-    assert out.startswith("PASSED") and out.count("\n") == 1
-
-
-def not_attempted(*args):
-    raise NotImplementedError()
 
 
 @pytest.mark.parametrize(

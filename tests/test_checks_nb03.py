@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from check_helpers import fails_with, not_attempted, passes
 
 from course_utils.checks import (
     CheckFailed,
@@ -15,23 +16,6 @@ from course_utils.checks import (
 )
 
 CHECKS = [check_torch_attention, check_autograd_gradients, check_fused_attention]
-
-
-def fails_with(check, fn, outcome, match):
-    with strict_checks(), pytest.raises(CheckFailed, match=match) as failed:
-        check(fn)
-    assert failed.value.outcome == outcome
-
-
-def passes(check, fn, capsys):
-    with strict_checks():
-        check(fn)  # raises CheckFailed unless it passes
-    out = capsys.readouterr().out
-    assert out.startswith("PASSED") and out.count("\n") == 1
-
-
-def not_attempted(*args):
-    raise NotImplementedError()
 
 
 @pytest.mark.parametrize("check", CHECKS)

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from check_helpers import fails_with, not_attempted
 
 from course_utils.checks import (
-    CheckFailed,
     check_causal_mask,
     check_masked_softmax,
     check_padding_mask,
@@ -31,16 +31,6 @@ def masked_softmax(scores, mask):
     return weights.masked_fill(~mask, 0.0)
 
 
-def fails(check, fn, outcome, match):
-    with strict_checks(), pytest.raises(CheckFailed, match=match) as info:
-        check(fn)
-    assert info.value.outcome == outcome
-
-
-def not_attempted(*args):
-    raise NotImplementedError()
-
-
 @pytest.mark.parametrize(
     "check,solution",
     [(check_causal_mask, causal), (check_padding_mask, padding),
@@ -55,19 +45,19 @@ def test_reference_solutions_pass(check, solution, capsys):
 @pytest.mark.parametrize("check", [check_causal_mask, check_padding_mask,
                                    check_masked_softmax])
 def test_stub_is_not_attempted(check):
-    fails(check, not_attempted, "not_attempted", "not attempted yet")
+    fails_with(check, not_attempted, "not_attempted", "not attempted yet")
 
 
 def test_causal_mask_mistakes():
-    fails(check_causal_mask, lambda T: causal(T).tril(-1), "wrong_value",
+    fails_with(check_causal_mask, lambda T: causal(T).tril(-1), "wrong_value",
           "the diagonal is False")
-    fails(check_causal_mask, lambda T: causal(T).T, "wrong_value", "transpose")
-    fails(check_causal_mask, lambda T: ~causal(T), "wrong_value", "swapped")
-    fails(check_causal_mask, lambda T: causal(T).float(), "raised",
+    fails_with(check_causal_mask, lambda T: causal(T).T, "wrong_value", "transpose")
+    fails_with(check_causal_mask, lambda T: ~causal(T), "wrong_value", "swapped")
+    fails_with(check_causal_mask, lambda T: causal(T).float(), "raised",
           "return a boolean tensor")
-    fails(check_causal_mask, lambda T: causal(T)[None], "wrong_shape",
+    fails_with(check_causal_mask, lambda T: causal(T)[None], "wrong_shape",
           "wrong shape")
-    fails(check_causal_mask, lambda T: None, "returned_none", "forget `return`")
+    fails_with(check_causal_mask, lambda T: None, "returned_none", "forget `return`")
 
 
 def test_padding_mask_equally_right_forms_pass():
@@ -82,17 +72,18 @@ def test_padding_mask_equally_right_forms_pass():
 
 def test_padding_mask_mistakes():
     queries = lambda lengths, T: keys_kept(lengths, T)[:, None, :, None]
-    fails(check_padding_mask, queries, "wrong_value", "masks the padded QUERIES")
+    fails_with(check_padding_mask, queries, "wrong_value", "masks the padded QUERIES")
     off = lambda lengths, T: (
         torch.arange(T) <= torch.as_tensor(lengths)[:, None])[:, None, None, :]
-    fails(check_padding_mask, off, "wrong_value", "one padded key too many")
-    fails(check_padding_mask, lambda lengths, T: ~padding(lengths, T),
+    fails_with(check_padding_mask, off, "wrong_value", "one padded key too many")
+    fails_with(check_padding_mask, lambda lengths, T: ~padding(lengths, T),
           "wrong_value", "swapped")
-    fails(check_padding_mask, keys_kept, "raised", "needs 4 axes")
-    fails(check_padding_mask, lambda lengths, T: padding(lengths, T)[..., :1].expand(
-        len(lengths), 1, 2, T)[:, :, :, :T], "raised", "does not broadcast")
-    fails(check_padding_mask, lambda lengths, T: padding(lengths, T).int(), "raised",
-          "return a boolean tensor")
+    fails_with(check_padding_mask, keys_kept, "raised", "needs 4 axes")
+    two_queries = lambda lengths, T: padding(lengths, T)[..., :1].expand(
+        len(lengths), 1, 2, T)[:, :, :, :T]
+    fails_with(check_padding_mask, two_queries, "raised", "does not broadcast")
+    as_int = lambda lengths, T: padding(lengths, T).int()
+    fails_with(check_padding_mask, as_int, "raised", "return a boolean tensor")
 
 
 def test_masked_softmax_mistakes():
@@ -105,6 +96,6 @@ def test_masked_softmax_mistakes():
     def wrong_axis(scores, mask):
         return torch.softmax(scores.masked_fill(~mask, -1e9), dim=-2) * mask
 
-    fails(check_masked_softmax, no_row_guard, "wrong_value", "NaN")
-    fails(check_masked_softmax, weak_constant, "wrong_value", "a blocked key got")
-    fails(check_masked_softmax, wrong_axis, "wrong_value", r"sum to one")
+    fails_with(check_masked_softmax, no_row_guard, "wrong_value", "NaN")
+    fails_with(check_masked_softmax, weak_constant, "wrong_value", "a blocked key got")
+    fails_with(check_masked_softmax, wrong_axis, "wrong_value", r"sum to one")

@@ -4,9 +4,9 @@ import math
 
 import pytest
 import torch
+from check_helpers import fails_with, not_attempted
 
 from course_utils.checks import (
-    CheckFailed,
     check_head_weights,
     check_merge_heads,
     check_mha_parameter_count,
@@ -40,16 +40,6 @@ def head_weights(x, w_q, w_k, head, n_heads, scale_dim=None, columns=False):
     return torch.softmax(scores, dim=-1)
 
 
-def fails(check, fn, outcome, match):
-    with strict_checks(), pytest.raises(CheckFailed, match=match) as info:
-        check(fn)
-    assert info.value.outcome == outcome
-
-
-def not_attempted(*args):
-    raise NotImplementedError()
-
-
 CHECKS = [(check_split_heads, split_heads), (check_merge_heads, merge_heads),
           (check_mha_parameter_count, parameter_count),
           (check_head_weights, head_weights)]
@@ -64,7 +54,7 @@ def test_reference_solutions_pass(check, solution, capsys):
 
 @pytest.mark.parametrize("check", [check for check, _ in CHECKS])
 def test_stub_is_not_attempted(check):
-    fails(check, not_attempted, "not_attempted", "not attempted yet")
+    fails_with(check, not_attempted, "not_attempted", "not attempted yet")
 
 
 def test_checks_leave_the_global_rng_alone():
@@ -77,33 +67,34 @@ def test_checks_leave_the_global_rng_alone():
 
 def test_split_heads_mistakes():
     no_transpose = lambda x, H: x.view(*x.shape[:2], H, -1)
-    fails(check_split_heads, no_transpose, "wrong_value", "wrong order")
+    fails_with(check_split_heads, no_transpose, "wrong_value", "wrong order")
     one_view = lambda x, H: x.reshape(x.shape[0], H, x.shape[1], -1)
-    fails(check_split_heads, one_view, "wrong_value", "mixes tokens with features")
+    fails_with(check_split_heads, one_view, "wrong_value", "mixes tokens with features")
 
 
 def test_merge_heads_mistakes():
     one_view = lambda x: x.reshape(x.shape[0], x.shape[2], -1)
-    fails(check_merge_heads, one_view, "wrong_value", "mixes tokens with features")
-    fails(check_merge_heads, lambda x: x.transpose(1, 2), "wrong_shape", "wrong shape")
+    fails_with(check_merge_heads, one_view, "wrong_value", "mixes tokens with features")
+    swapped = lambda x: x.transpose(1, 2)
+    fails_with(check_merge_heads, swapped, "wrong_shape", "wrong shape")
 
 
 def test_parameter_count_mistakes():
     no_out = lambda C, H, bias: 3 * C * C + (3 * C if bias else 0)
-    fails(check_mha_parameter_count, no_out, "wrong_value", "output projection")
+    fails_with(check_mha_parameter_count, no_out, "wrong_value", "output projection")
     no_bias = lambda C, H, bias: 4 * C * C
-    fails(check_mha_parameter_count, no_bias, "wrong_value", "C biases")
+    fails_with(check_mha_parameter_count, no_bias, "wrong_value", "C biases")
     per_head = lambda C, H, bias: 4 * C * (C // H)
-    fails(check_mha_parameter_count, per_head, "wrong_value", "one head's share")
-    fails(check_mha_parameter_count, lambda C, H, bias: "many", "wrong_value",
+    fails_with(check_mha_parameter_count, per_head, "wrong_value", "one head's share")
+    fails_with(check_mha_parameter_count, lambda C, H, bias: "many", "wrong_value",
           "return one integer")
 
 
 def test_head_weights_mistakes():
     sqrt_c = lambda x, wq, wk, h, H: head_weights(x, wq, wk, h, H,
                                                   scale_dim=x.shape[-1])
-    fails(check_head_weights, sqrt_c, "wrong_value", r"sqrt\(D\)")
+    fails_with(check_head_weights, sqrt_c, "wrong_value", r"sqrt\(D\)")
     columns = lambda x, wq, wk, h, H: head_weights(x, wq, wk, h, H, columns=True)
-    fails(check_head_weights, columns, "wrong_value", "ROWS")
+    fails_with(check_head_weights, columns, "wrong_value", "ROWS")
     wrong_axis = lambda x, wq, wk, h, H: head_weights(x, wq, wk, h, H).transpose(1, 2)
-    fails(check_head_weights, wrong_axis, "wrong_value", "dim=-1")
+    fails_with(check_head_weights, wrong_axis, "wrong_value", "dim=-1")

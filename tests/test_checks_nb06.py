@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from check_helpers import fails_with, not_attempted
 
 from course_utils.checks import (
-    CheckFailed,
     check_block_forward,
     check_gpt_parameter_count,
     check_previous_token_score,
@@ -36,16 +36,6 @@ def previous_token_score(weights):
     return torch.diagonal(weights, offset=-1, dim1=-2, dim2=-1).mean(-1)
 
 
-def fails(check, fn, outcome, match):
-    with strict_checks(), pytest.raises(CheckFailed, match=match) as info:
-        check(fn)
-    assert info.value.outcome == outcome
-
-
-def not_attempted(*args):
-    raise NotImplementedError()
-
-
 CHECKS = [(check_sampling_probs, sampling_probs), (check_block_forward, block_forward),
           (check_gpt_parameter_count, gpt_parameter_count),
           (check_previous_token_score, previous_token_score)]
@@ -60,19 +50,19 @@ def test_reference_solutions_pass(check, solution, capsys):
 
 @pytest.mark.parametrize("check,solution", CHECKS)
 def test_stub_is_not_attempted(check, solution):
-    fails(check, not_attempted, "not_attempted", "not attempted yet")
+    fails_with(check, not_attempted, "not_attempted", "not attempted yet")
 
 
 def test_sampling_mistakes_get_hints():
     no_temperature = lambda logits, t, k: sampling_probs(logits, 1.0, k)  # noqa: E731
-    fails(check_sampling_probs, no_temperature, "wrong_value",
+    fails_with(check_sampling_probs, no_temperature, "wrong_value",
           "temperature has no effect")
     times = lambda logits, t, k: sampling_probs(logits * t * t, t, k)  # noqa: E731
-    fails(check_sampling_probs, times, "wrong_value", "divide")
+    fails_with(check_sampling_probs, times, "wrong_value", "divide")
     no_top_k = lambda logits, t, k: sampling_probs(logits, t, None)  # noqa: E731
-    fails(check_sampling_probs, no_top_k, "wrong_value", "exactly top_k=2")
+    fails_with(check_sampling_probs, no_top_k, "wrong_value", "exactly top_k=2")
     unnormalised = lambda logits, t, k: torch.exp(logits / t)  # noqa: E731
-    fails(check_sampling_probs, unnormalised, "wrong_value", "sum to one")
+    fails_with(check_sampling_probs, unnormalised, "wrong_value", "sum to one")
 
 
 def test_block_mistakes_get_hints():
@@ -88,24 +78,24 @@ def test_block_mistakes_get_hints():
         return block.mlp(block.ln_2(block.attn(block.ln_1(x), is_causal=True)))
 
     # One token has nothing later to hide, so causality shows from case 2 on.
-    fails(check_block_forward, not_causal, "wrong_value", "is_causal=True")
-    fails(check_block_forward, post_norm, "wrong_value", "post-norm")
-    fails(check_block_forward, no_residual, "wrong_value", "residual")
+    fails_with(check_block_forward, not_causal, "wrong_value", "is_causal=True")
+    fails_with(check_block_forward, post_norm, "wrong_value", "post-norm")
+    fails_with(check_block_forward, no_residual, "wrong_value", "residual")
 
 
 def test_parameter_count_mistakes_get_hints():
     untied = lambda V, T, L, C: gpt_parameter_count(V, T, L, C) + V * C  # noqa: E731
-    fails(check_gpt_parameter_count, untied, "wrong_value", "shares its weights")
+    fails_with(check_gpt_parameter_count, untied, "wrong_value", "shares its weights")
     no_pos = lambda V, T, L, C: gpt_parameter_count(V, T, L, C) - T * C  # noqa: E731
-    fails(check_gpt_parameter_count, no_pos, "wrong_value", "position embedding")
+    fails_with(check_gpt_parameter_count, no_pos, "wrong_value", "position embedding")
     no_norms = lambda V, T, L, C: V * C + T * C + L * 12 * C * C  # noqa: E731
-    fails(check_gpt_parameter_count, no_norms, "wrong_value", "LayerNorms")
+    fails_with(check_gpt_parameter_count, no_norms, "wrong_value", "LayerNorms")
 
 
 def test_score_mistakes_get_hints():
     diagonal = lambda w: torch.diagonal(w, dim1=-2, dim2=-1).mean(-1)  # noqa: E731
-    fails(check_previous_token_score, diagonal, "wrong_value", "itself")
+    fails_with(check_previous_token_score, diagonal, "wrong_value", "itself")
     above = lambda w: torch.diagonal(w, 1, dim1=-2, dim2=-1).mean(-1)  # noqa: E731
-    fails(check_previous_token_score, above, "wrong_value", "offset=-1")
+    fails_with(check_previous_token_score, above, "wrong_value", "offset=-1")
     per_t = lambda w: torch.diagonal(w, -1, -2, -1).sum(-1) / w.shape[-1]  # noqa: E731
-    fails(check_previous_token_score, per_t, "wrong_value", "T-1")
+    fails_with(check_previous_token_score, per_t, "wrong_value", "T-1")
