@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from course_utils import numpy_attention
 from course_utils.attention import scaled_dot_product_attention
-from course_utils.timing import measure
+from course_utils.timing import compare, measure
 
 D = 64
 
@@ -45,12 +45,10 @@ def paired(
     rounds: int,
     device: torch.device | None = None,
 ) -> tuple[float, float]:
-    """Best median seconds of each function over alternating rounds."""
-    best_first = best_second = math.inf
-    for _ in range(rounds):
-        best_first = min(best_first, measure(first, repeats=repeats, device=device))
-        best_second = min(best_second, measure(second, repeats=repeats, device=device))
-    return best_first, best_second
+    """Best round's median seconds of each function, timed round-robin."""
+    times = compare({"first": first, "second": second},
+                    rounds=rounds, repeats=repeats, device=device)
+    return min(times["first"]), min(times["second"])
 
 
 def explicit_torch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,7 @@ from course_utils.data import (  # noqa: E402
 )
 from course_utils.device import get_device, seed_everything  # noqa: E402
 from course_utils.gpt import GPT, GPTConfig  # noqa: E402
-from course_utils.timing import measure  # noqa: E402
+from course_utils.timing import compare  # noqa: E402
 from course_utils.training import (  # noqa: E402
     TrainConfig,
     estimate_loss,
@@ -107,10 +107,7 @@ def speed(config: GPTConfig, train_cfg: TrainConfig, data, device, rounds: int):
             theirs, make_optimizer(theirs, train_cfg), x, y
         ),
     }
-    times = {name: [] for name in steps}
-    for _ in range(rounds):
-        for name, fn in steps.items():
-            times[name].append(measure(fn, repeats=10, warmup=3, device=device))
+    times = compare(steps, rounds=rounds, repeats=10, warmup=3, device=device)
     medians = {name: statistics.median(t) for name, t in times.items()}
     ratio = medians["course GPT"] / medians["nn.TransformerEncoderLayer"]
     return medians, ratio, n_ours

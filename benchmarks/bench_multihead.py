@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from course_utils.attention import HeadLoopAttention, MultiHeadAttention, causal_mask
-from course_utils.timing import measure
+from course_utils.timing import compare
 
 B, C, H = 8, 256, 8
 # How a user passes a causal mask to torch's module and asks for no weights.
@@ -40,13 +40,8 @@ def train_step(module: nn.Module, call: Callable[[], torch.Tensor]) -> Callable:
 def interleaved(steps: dict[str, Callable], repeats: int, device) -> dict[str, float]:
     """Best-of-`repeats` seconds per variant, timed round-robin, so that load from
     other processes on a shared machine falls on every variant alike."""
-    for step in steps.values():
-        measure(step, repeats=1, warmup=1, device=device)
-    samples = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            samples[name].append(measure(step, repeats=1, warmup=0, device=device))
-    return {name: min(s) for name, s in samples.items()}
+    times = compare(steps, rounds=repeats, repeats=1, warmup=1, device=device)
+    return {name: min(t) for name, t in times.items()}
 
 
 def modules(device: torch.device) -> tuple[nn.MultiheadAttention, MultiHeadAttention]:

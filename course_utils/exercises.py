@@ -74,6 +74,7 @@ def learner_version(nb):
             continue
         cell.outputs = []
         cell.execution_count = None
+        cell.metadata.pop("execution", None)  # timestamps of the author's run
         if is_solution_cell(cell):
             cell.source = stub_solution(cell.source)
     return nb
@@ -130,7 +131,7 @@ def execute(paths: Iterable[Path], timeout: int = 900) -> None:
         path = Path(path)
         nb = nbformat.read(path, as_version=4)
         client = NotebookClient(
-            nb, timeout=timeout, kernel_name="python3",
+            nb, timeout=timeout, kernel_name="python3", record_timing=False,
             resources={"metadata": {"path": str(path.parent)}},
         )
         client.execute()
