@@ -29,6 +29,23 @@ def _check_same_device(**tensors: torch.Tensor | None) -> None:
             )
 
 
+def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Softmax over the last axis where mask is True (notebook 04).
+
+    scores (..., Tq, Tk) and a boolean mask broadcasting to it -> weights of
+    the scores' shape: zero on blocked keys, and all zero in a row with no
+    allowed key (never NaN, in the forward or the backward pass).
+    """
+    if mask is None:
+        return torch.softmax(scores, dim=-1)
+    scores = scores.masked_fill(~mask, float("-inf"))
+    # A row with no allowed key would be softmax(all -inf) = NaN; give it
+    # finite scores, then zero its weights after the softmax.
+    row_has_key = mask.any(dim=-1, keepdim=True)
+    scores = scores.masked_fill(~row_has_key, 0.0)
+    return torch.softmax(scores, dim=-1).masked_fill(~mask, 0.0)
+
+
 def scaled_dot_product_attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -59,15 +76,7 @@ def scaled_dot_product_attention(
 
     # (..., Tq, D) @ (..., D, Tk) -> (..., Tq, Tk)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-        # A row with no allowed key would be softmax(all -inf) = NaN; give it
-        # finite scores, then zero its weights after the softmax.
-        row_has_key = mask.any(dim=-1, keepdim=True)
-        scores = scores.masked_fill(~row_has_key, 0.0)
-    weights = torch.softmax(scores, dim=-1)
-    if mask is not None:
-        weights = weights.masked_fill(~mask, 0.0)
+    weights = masked_softmax(scores, mask)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p, training=True)
     context = weights @ v  # (..., Tq, Tk) @ (..., Tk, Dv) -> (..., Tq, Dv)
@@ -151,6 +160,18 @@ def _check_module_input(
         check_mask(mask, (B, n_heads, T, T))
 
 
+def _check_heads(d_model: int, n_heads: int) -> None:
+    """Raise unless d_model and n_heads are positive ints and H divides C."""
+    for name, value in (("d_model", d_model), ("n_heads", n_heads)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if d_model % n_heads != 0:
+        raise ValueError(
+            f"d_model must be divisible by n_heads: got d_model={d_model}, "
+            f"n_heads={n_heads} (d_model % n_heads = {d_model % n_heads})"
+        )
+
+
 class MultiHeadAttention(nn.Module):
     """H heads of scaled dot-product attention over one input (notebook 05).
 
@@ -166,14 +187,7 @@ class MultiHeadAttention(nn.Module):
         self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True
     ) -> None:
         super().__init__()
-        for name, value in (("d_model", d_model), ("n_heads", n_heads)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if d_model % n_heads != 0:
-            raise ValueError(
-                f"d_model must be divisible by n_heads: got d_model={d_model}, "
-                f"n_heads={n_heads} (d_model % n_heads = {d_model % n_heads})"
-            )
+        _check_heads(d_model, n_heads)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.d_model = d_model
@@ -333,11 +347,7 @@ class HeadLoopAttention(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, bias: bool = True) -> None:
         super().__init__()
-        if n_heads < 1 or d_model % n_heads != 0:
-            raise ValueError(
-                f"d_model must be divisible by n_heads: got d_model={d_model}, "
-                f"n_heads={n_heads}"
-            )
+        _check_heads(d_model, n_heads)
         self.d_model = d_model
         self.n_heads = n_heads
         self.head_size = d_model // n_heads

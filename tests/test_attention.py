@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from course_utils import numpy_attention
-from course_utils.attention import scaled_dot_product_attention
+from course_utils.attention import masked_softmax, scaled_dot_product_attention
 
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -226,3 +226,17 @@ def test_cuda_and_cpu_mixed_raise():
     q, k, v = qkv((3, 2))
     with pytest.raises(RuntimeError, match=r"q is on cuda:0 but v is on cpu"):
         scaled_dot_product_attention(q.cuda(), k.cuda(), v)
+
+
+def test_masked_softmax_blocks_keys_and_zeroes_empty_rows():
+    scores = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)
+    mask = torch.tensor([[True, False, True, True], [False] * 4, [True] * 4])
+    weights = masked_softmax(scores, mask)
+    assert torch.all(weights[:, ~mask] == 0)
+    torch.testing.assert_close(weights[:, [0, 2]].sum(-1),
+                               torch.ones(2, 2, dtype=torch.float64))
+    assert torch.all(weights[:, 1] == 0)  # the row with no allowed key
+    weights.sum().backward()
+    assert torch.isfinite(scores.grad).all()
+    torch.testing.assert_close(masked_softmax(scores, None),
+                               torch.softmax(scores, dim=-1))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 _strict_depth = 0
 
@@ -59,6 +60,16 @@ def is_strict() -> bool:
     env = os.environ
     flag = env.get("COURSE_CHECKS_STRICT", "").lower() in ("1", "true", "yes")
     return _strict_depth > 0 or flag or bool(env.get("NBGRADER_EXECUTION"))
+
+
+def random_tensors(seed: int, *shapes: tuple[int, ...]) -> list:
+    """Float64 normal tensors of the given shapes from one seeded generator.
+
+    Check cases use their own generator, so running a check never moves the
+    notebook's global random state.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(*s, generator=generator, dtype=torch.float64) for s in shapes]
 
 
 def to_numpy(x: Any) -> Any:

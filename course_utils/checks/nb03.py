@@ -7,24 +7,19 @@ import math
 import numpy as np
 import torch
 
-from ..attention import scaled_dot_product_attention
+from ..attention import causal_mask, scaled_dot_product_attention
 from ..numpy_attention import scaled_dot_product_attention_backward
-from .core import Case, run_check, to_numpy
+from .core import Case, random_tensors, run_check, to_numpy
 
 __all__ = ["check_torch_attention", "check_autograd_gradients", "check_fused_attention"]
 
 
-def _tensors(seed: int, *shapes: tuple[int, ...]) -> list[torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    return [torch.randn(*s, generator=generator, dtype=torch.float64) for s in shapes]
-
-
 def _masked_cases(seed: int, allow_empty_rows: bool) -> list[Case]:
-    q, k, v = _tensors(seed, (4, 3), (5, 3), (5, 2))
-    bq, bk, bv = _tensors(seed + 1, (2, 3, 4), (2, 3, 4), (2, 3, 4))
+    q, k, v = random_tensors(seed, (4, 3), (5, 3), (5, 2))
+    bq, bk, bv = random_tensors(seed + 1, (2, 3, 4), (2, 3, 4), (2, 3, 4))
     mask = torch.tensor([[1, 1, 0, 0, 0], [1, 0, 1, 0, 1], [0, 0, 0, 1, 1],
                          [1, 1, 1, 1, 1]], dtype=torch.bool)
-    causal = torch.ones(3, 3, dtype=torch.bool).tril()
+    causal = causal_mask(3)
     cases = [
         Case((q, k, v, None), None, "no mask, Tq=4, Tk=5"),
         Case((q, k, v, mask), None, "a (4, 5) mask"),
@@ -78,7 +73,8 @@ def check_torch_attention(fn) -> None:
 def _gradient_cases() -> list[Case]:
     cases = []
     for seed, (Tq, Tk, D, Dv) in enumerate([(3, 3, 2, 2), (2, 4, 3, 5), (5, 2, 4, 1)]):
-        q, k, v, grad_context = _tensors(seed, (Tq, D), (Tk, D), (Tk, Dv), (Tq, Dv))
+        shapes = (Tq, D), (Tk, D), (Tk, Dv), (Tq, Dv)
+        q, k, v, grad_context = random_tensors(seed, *shapes)
         expected = scaled_dot_product_attention_backward(
             q.numpy(), k.numpy(), v.numpy(), grad_context.numpy()
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..attention import causal_mask, padding_mask
+from ..attention import causal_mask, masked_softmax, padding_mask
 from .core import Case, run_check, to_numpy
 
 __all__ = ["check_causal_mask", "check_padding_mask", "check_masked_softmax"]
@@ -140,13 +140,6 @@ def check_padding_mask(fn) -> None:
 # --- masked softmax ------------------------------------------------------------------
 
 
-def _masked_softmax(scores, mask):
-    scores = scores.masked_fill(~mask, float("-inf"))
-    has_key = mask.any(dim=-1, keepdim=True)
-    weights = torch.softmax(torch.where(has_key, scores, 0.0), dim=-1)
-    return weights.masked_fill(~mask, 0.0)
-
-
 def _masked_softmax_cases() -> list[Case]:
     gen = torch.Generator().manual_seed(4)
     scores = torch.randn(2, 3, 4, generator=gen, dtype=torch.float64) * 3
@@ -162,7 +155,7 @@ def _masked_softmax_cases() -> list[Case]:
         ("a query with no allowed key", scores[1], empty),
         ("scores of size 40 that a weak constant cannot hide", big, big_mask),
     ]
-    return [Case((s, m), _masked_softmax(s, m).numpy(), label)
+    return [Case((s, m), masked_softmax(s, m).numpy(), label)
             for label, s, m in inputs]
 
 

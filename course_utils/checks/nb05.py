@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..attention import MultiHeadAttention
-from .core import Case, run_check, to_numpy
+from .core import Case, random_tensors, run_check, to_numpy
 
 __all__ = [
     "check_split_heads",
@@ -28,8 +28,7 @@ def _module(d_model, n_heads, bias=True):
 
 
 def _random(shape, seed):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=gen, dtype=torch.float64)
+    return random_tensors(seed, shape)[0]
 
 
 # --- split and merge ---------------------------------------------------------------

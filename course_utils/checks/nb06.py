@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..attention import causal_mask
 from ..gpt import GPT, Block, GPTConfig, next_token_probs
-from .core import Case, run_check, to_numpy
+from .core import Case, random_tensors, run_check, to_numpy
 
 __all__ = [
     "check_sampling_probs",
@@ -17,8 +18,7 @@ __all__ = [
 
 
 def _random(shape, seed, scale=1.0):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=gen, dtype=torch.float64) * scale
+    return random_tensors(seed, shape)[0] * scale
 
 
 # --- temperature and top-k --------------------------------------------------------
@@ -180,7 +180,7 @@ def _score_cases() -> list[Case]:
                                         ("(L=2, H=2, T=4)", (2, 2, 4, 4))]):
         T = shape[-1]
         scores = _random(shape, seed=90 + i)
-        mask = torch.ones(T, T, dtype=torch.bool).tril()
+        mask = causal_mask(T)
         weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
         cases.append(Case((weights,), _previous_token_score(weights).numpy(), label))
     return cases
